@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -51,16 +50,3 @@ def cluster(tmp_path) -> Iterator[LocalCluster]:
     """Three backends: build-1, test-1, deploy-1."""
     with LocalCluster(3, log_dir=tmp_path) as c:
         yield c
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01,
-             message: str = "condition") -> object:
-    """Poll ``predicate`` until truthy; fail the test with ``message`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(interval)
