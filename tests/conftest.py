@@ -20,11 +20,18 @@ def spawn_server(tmp_path) -> Iterator[Callable[..., BackendProcess]]:
     """Factory: ``spawn_server(hostname="b1", token=None, args=[...])`` → a started BackendProcess."""
     started: list[BackendProcess] = []
 
-    def spawn(hostname: str | None = None, *, token: str | None = None, args=(), host="127.0.0.1",
-              port: int = 0) -> BackendProcess:
+    def spawn(
+        hostname: str | None = None, *, token: str | None = None, args=(), host="127.0.0.1", port: int = 0
+    ) -> BackendProcess:
         name = hostname or f"srv{len(started)}"
-        proc = BackendProcess(hostname=hostname, token=token, args=args, host=host, port=port,
-                              log_path=tmp_path / f"{name}-{len(started)}.log")
+        proc = BackendProcess(
+            hostname=hostname,
+            token=token,
+            args=args,
+            host=host,
+            port=port,
+            log_path=tmp_path / f"{name}-{len(started)}.log",
+        )
         started.append(proc)
         return proc.start()
 

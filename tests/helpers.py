@@ -8,8 +8,9 @@ from collections.abc import Callable
 import pytest
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01,
-             message: str = "condition") -> object:
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01, message: str = "condition"
+) -> object:
     """Poll ``predicate`` until truthy; fail the test with ``message`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -33,9 +33,7 @@ def is_valid_name(value: object) -> bool:
 
 def check_name(value: object) -> str:
     if not is_valid_name(value):
-        raise InvalidSessionName(
-            f"invalid session name {value!r}: use 1-64 letters, digits, '-', '_' or '.'"
-        )
+        raise InvalidSessionName(f"invalid session name {value!r}: use 1-64 letters, digits, '-', '_' or '.'")
     return value  # type: ignore[return-value]
 
 

@@ -90,7 +90,7 @@ class BackendProcess:
         if not line.startswith(LISTENING):
             self.kill()
             raise LaunchError(f"wsh-nb serve did not start: {line or 'no output'}{self._log_tail()}")
-        self.url = line[len(LISTENING):].strip()
+        self.url = line[len(LISTENING) :].strip()
         self.port = int(self.url.rsplit(":", 1)[1])
         return self
 
