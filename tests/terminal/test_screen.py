@@ -39,7 +39,8 @@ def test_cursor_hidden() -> None:
 
 
 def test_colors_indexed_and_rgb() -> None:
-    s = feed(Screen(40, 2), "\x1b[31mred\x1b[0m \x1b[38;5;208;48;5;17mx\x1b[0m\x1b[38;2;1;2;3;48;2;250;251;252my\x1b[0m")
+    s = feed(Screen(40, 2), "\x1b[31mred\x1b[0m \x1b[38;5;208;48;5;17mx\x1b[0m"
+                            "\x1b[38;2;1;2;3;48;2;250;251;252my\x1b[0m")
     assert s.snapshot()["lines"][0] == [
         {"text": "red", "fg": {"indexed": 1}},
         {"text": " "},
