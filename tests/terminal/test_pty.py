@@ -88,6 +88,8 @@ async def test_exit_code_reported_once_after_output_drained() -> None:
     # nothing more comes, and on_exit stays at one call
     await asyncio.sleep(0.1)
     assert c.exits == [7]
+    with pytest.raises(OSError):  # closed itself after on_exit: no fd leak if nobody calls close()
+        c.proc.resize(10, 10)
     c.proc.close()
     assert c.exits == [7]
 

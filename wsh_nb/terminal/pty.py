@@ -12,7 +12,8 @@ master reaches the foreground job as SIGINT and ``kill()`` can SIGKILL the whole
   of the slave side is gone.
 - Exit: ``os.pidfd_open`` + ``loop.add_reader``, then ``os.waitpid``.  ``on_exit`` runs once, after the
   child exited and its output was drained; if something else (a background grandchild) keeps the slave
-  open, the group is SIGKILLed after a short grace instead of waiting for EOF forever.
+  open, the group is SIGKILLed after a short grace instead of waiting for EOF forever.  After ``on_exit``
+  returns the PtyProcess closes itself (fds released; ``write``/``resize`` then raise ``OSError``).
 - Input: ``write`` never blocks; bytes that do not fit go to a buffer flushed by ``loop.add_writer``, so
   order is kept across calls.
 """
@@ -108,7 +109,11 @@ class PtyProcess:
         rows: int = 24,
         cols: int = 80,
     ) -> PtyProcess:
-        """Start ``argv`` on a new PTY; raises ``OSError`` here if the program or ``cwd`` is unusable."""
+        """Start ``argv`` on a new PTY; raises ``OSError`` here if the program or ``cwd`` is unusable.
+
+        ``PR_SET_PDEATHSIG`` follows the *thread* that forks: call this from a long-lived thread (the
+        event loop's), never from a worker pool thread that may exit while the child runs.
+        """
         if not argv:
             raise ValueError("argv must not be empty")
         path = os.fsencode(_resolve(argv[0], env))
@@ -290,8 +295,11 @@ class PtyProcess:
             self._timer = None
         self._set_eof()
         callback = self._on_exit
-        if callback is not None and not self._closed:
-            callback(self.returncode)
+        try:
+            if callback is not None and not self._closed:
+                callback(self.returncode)
+        finally:
+            self.close()  # nothing more can come: release the master fd even if nobody calls close()
 
     # -- input / control ---------------------------------------------------------------------------
 
