@@ -95,6 +95,8 @@ class BackendClient:
         if length is not None and length > MAX_BODY:
             resp.close()
             raise self._bad(f"sent a {length}-byte body (limit {MAX_BODY})")
+        if length is not None:  # the common case: one read of a known, bounded size
+            return await resp.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(1 << 16):
