@@ -3,7 +3,9 @@
 The test starts JupyterLab itself (a free loopback port, a token, a tmp root), writes a notebook that
 starts a two-backend ``LocalCluster`` and shows a ``ClusterDashboard`` and a ``SessionGrid``, runs every
 cell through Lab's Run menu, and asserts on the rendered DOM: one health badge per server and the echo
-output of a session in its mini-screen.  A screenshot lands in the test's tmp dir (``lab.png``).
+output of a session in its mini-screen; then it SIGKILLs one backend and waits for its badge to turn
+``unavailable`` in the page (state pushed from the kernel's widget thread, no reload).  A screenshot
+lands in the test's tmp dir (``lab.png``, taken after the kill).
 
 Under ``CI=true`` a missing Chromium (or Playwright) fails the test; elsewhere it skips, saying how to
 install it.  Everything started here — Lab, its kernel, the kernel's backends — is reaped at the end.
@@ -195,6 +197,11 @@ def test_lab_renders_dashboard_badges_and_a_session_screen(lab, tmp_path):
                 page.set_default_timeout(30_000)
                 try:
                     _run_and_check(page, base, token, expect)
+                    # live push through the kernel's comms: kill test-1, its badge turns red
+                    os.kill(int(pid_file.read_text().split()[1]), signal.SIGKILL)
+                    row = page.locator('.wsh-cluster-dashboard tr[data-hostname="test-1"]')
+                    expect(row.locator(".wsh-badge.wsh-health-unavailable")).to_have_count(1, timeout=5_000)
+                    expect(page.locator(".wsh-badge.wsh-health-healthy")).to_have_count(2)
                 except Exception:
                     page.screenshot(path=str(tmp_path / "lab-failure.png"), full_page=True)
                     raise

@@ -19,7 +19,7 @@ from typing import Any
 import ipywidgets as w
 
 from ...errors import HealthTimeout, WshError
-from .updater import Actions, Updater, missing, subscribe
+from .updater import Actions, Updater, held, missing, subscribe
 
 HEALTH_COLOURS = {
     "healthy": "#2e7d32",  # green
@@ -73,7 +73,7 @@ def badge_html(health: str) -> str:
 
 def servers_html(entries: list[dict[str, Any]]) -> str:
     """The dashboard table as escaped HTML (badges coloured by health)."""
-    head = "".join(f'<th style="{_CELL_STYLE}">{c}</th>' for c in COLUMNS)
+    head = "".join(f'<th style="{_CELL_STYLE};white-space:nowrap">{c}</th>' for c in COLUMNS)
     rows = []
     for entry in entries:
         cells = _cells(entry)
@@ -152,7 +152,7 @@ class ClusterDashboard(w.VBox):
         ]
         table = servers_html(entries)
         names = [e["hostname"] or e["address"] for e in entries if e.get("address") != "local"]
-        with self.hold_sync():
+        with held(self.table, self.target):
             self.entries = entries
             if self.table.value != table:
                 self.table.value = table

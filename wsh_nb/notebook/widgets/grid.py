@@ -19,7 +19,7 @@ import ipywidgets as w
 
 from ...errors import ServerUnavailable, SessionNotFound, WshError
 from ..display import ScreenView
-from .updater import Updater, missing, subscribe
+from .updater import Updater, held, missing, subscribe
 
 STATE_COLOURS = {"running": "#1565c0", "idle": "#616161", "unavailable": "#c62828", "gone": "#9e9e9e"}
 _CARD_STYLE = (
@@ -175,7 +175,7 @@ class SessionGrid(w.VBox):
 
     def refresh(self) -> None:
         """List (when due) and sample every card once; only changed cards are sent to the front end."""
-        with self.hold_sync():
+        with held(self.header, self.grid):
             now = time.monotonic()
             if self._relist or now - self._listed_at >= self.list_interval:
                 self._relist = False

@@ -15,7 +15,7 @@ import ipywidgets as w
 
 from ...errors import SessionNotFound, WshError
 from ..display import ScreenView, ScrollbackView
-from .updater import Updater, missing
+from .updater import Updater, held, missing
 
 CTRL_C = "\x03"
 TAB = "\t"
@@ -101,7 +101,7 @@ class TerminalView(w.VBox):
         page = self.session.scrollback(offset=offset, limit=self.page)
         self.offset = page.offset
         end = page.offset + len(page.lines)
-        with self.hold_sync():
+        with held(self.view, self.page_label):
             self.view.value = page._repr_html_()
             self.page_label.value = (
                 f'<span class="wsh-page">scrollback lines {page.offset + 1}–{end} of {page.total_lines} '
@@ -146,7 +146,7 @@ class TerminalView(w.VBox):
         quiet = screen.last_activity_ms
         self.state = "idle" if not missing(quiet) and quiet >= self.idle_ms else "running"
         header = self._header_html()
-        with self.hold_sync():
+        with held(self.header, self.view):
             if self.header.value != header:
                 self.header.value = header
             if self.offset is None:

@@ -23,7 +23,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 MAX_RATE = 5.0  # refreshes per second, per widget
@@ -168,6 +168,15 @@ def subscribe(hub: Any, callback: Callable[[dict[str, Any]], None]) -> Callable[
             hub._run(drop)
 
     return unsubscribe
+
+
+@contextlib.contextmanager
+def held(*widgets: Any) -> Iterator[None]:
+    """``hold_sync()`` on several widgets at once: each sends its changed traits as one message."""
+    with contextlib.ExitStack() as stack:
+        for widget in widgets:
+            stack.enter_context(widget.hold_sync())
+        yield
 
 
 def missing(value: Any) -> bool:
