@@ -343,6 +343,23 @@ def stage_pipeline(hub: Any, work: Path, log: Log) -> bool:
     return ok
 
 
+def watch_until(hub: Any, job: Job, text: str, *, max_wait_s: float) -> str:
+    """Follow one running job until ``text`` is on its screen; returns that line.
+
+    The job prints every 0.1 s, so a 50 ms quiet spell comes between any two lines: each wait returns
+    with the screen as it stands, and ``after_last`` makes the next one wait for new output first.
+    """
+    session = hub.session(job.name, server=job.server)
+    deadline = time.monotonic() + max_wait_s
+    while time.monotonic() < deadline:
+        left = max(1, int((deadline - time.monotonic()) * 1000))
+        screen = session.wait_idle(timeout_ms=50, max_wait_ms=left, after_last=True).screen
+        for line in screen.lines:
+            if line.startswith(text):
+                return line.rstrip()
+    raise IdleTimeout(f"{job.server}/{job.name} did not print {text!r} within {max_wait_s} s")
+
+
 def stage_failure(hub: Any, cluster: LocalCluster, work: Path, log: Log) -> bool:
     log.stage("4. failure drill: lose test-1 mid-fan-out, recover by tags")
     victim = Job("integration", "test-1", "sh integration.sh", ["nightly"])
@@ -354,12 +371,11 @@ def stage_failure(hub: Any, cluster: LocalCluster, work: Path, log: Log) -> bool
     start(hub, jobs, work)
     for job in jobs:
         log.line(f"{job.server}/{job.name}: started  $ {job.command}")
-    race = collect(hub, jobs, "nightly", log, max_wait_s=20)
-    first = next(race)
-    log.line(f"race winner: {first.server}/{first.name} EXIT={first.status}")
-    log.line(f"killing the test-1 backend (SIGKILL, pid {cluster['test-1'].pid}) while {victim.name} runs")
+    progress = watch_until(hub, victim, "integration step 3", max_wait_s=15)
+    log.line(f"{victim.server}/{victim.name} is running ({progress!r})")
+    log.line(f"killing the test-1 backend (SIGKILL, pid {cluster['test-1'].pid}) mid-fan-out")
     cluster["test-1"].kill()
-    for job in race:
+    for job in collect(hub, jobs, "nightly", log, max_wait_s=20):
         log.line(f"race winner: {job.server}/{job.name} EXIT={job.status}")
     log.line("partial results:")
     log.table(results_frame(jobs))
