@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
 
 import psutil
 import pytest
@@ -35,27 +34,15 @@ def run_marker(monkeypatch) -> str:
     return marker
 
 
-@pytest.fixture
-def leftovers() -> Callable[[str], list[str]]:
-    """``leftovers(marker)`` → command lines of marked processes still alive after a short grace period.
-
-    The grace period is a deadline on a condition (processes exiting after SIGTERM), not a sleep.
-    """
-
-    def check(marker: str) -> list[str]:
-        procs = marked_processes(marker)
-        _, alive = psutil.wait_procs(procs, timeout=5)
-        out = []
-        for proc in alive:
-            try:
-                out.append(" ".join(proc.cmdline()))
-            except psutil.Error:
-                continue
-        for proc in alive:  # do not leak them into the next test either
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        return out
-
-    return check
+def still_running(marker: str) -> list[str]:
+    """Command lines of marked processes still alive after a grace period (then killed, so they do not
+    leak into the next test).  The grace period is a deadline on processes exiting, not a sleep."""
+    _, alive = psutil.wait_procs(marked_processes(marker), timeout=5)
+    out = []
+    for proc in alive:
+        try:
+            out.append(" ".join(proc.cmdline()))
+            proc.kill()
+        except psutil.Error:
+            continue
+    return out

@@ -9,8 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
+
+from .conftest import MARKER_VAR, still_running
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -27,33 +30,16 @@ def run_demo(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
 
 
 @pytest.fixture(scope="module")
-def demo_run() -> tuple[subprocess.CompletedProcess[str], float, list[str], str]:
-    """One ``--fast`` run shared by the output checks: (result, wall seconds, leftovers, marker)."""
-    import uuid
-
-    from .conftest import MARKER_VAR, marked_processes
-
+def demo_run() -> tuple[subprocess.CompletedProcess[str], float, list[str]]:
+    """One ``--fast`` run shared by the output checks: (result, wall seconds, processes left behind)."""
     marker = uuid.uuid4().hex
-    old = {k: os.environ.get(k) for k in (MARKER_VAR, "WSH_NONINTERACTIVE")}
-    os.environ[MARKER_VAR] = marker
-    os.environ["WSH_NONINTERACTIVE"] = "1"
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(MARKER_VAR, marker)
+        mp.setenv("WSH_NONINTERACTIVE", "1")
         t0 = time.monotonic()
         result = run_demo("--fast")
         wall = time.monotonic() - t0
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    import psutil
-
-    _, alive = psutil.wait_procs(marked_processes(marker), timeout=5)
-    left = [" ".join(p.cmdline()) for p in alive if p.is_running()]
-    for proc in alive:
-        proc.kill()
-    return result, wall, left, marker
+    return result, wall, still_running(marker)
 
 
 def section(out: str, title: str) -> str:
@@ -64,7 +50,7 @@ def section(out: str, title: str) -> str:
 
 
 def test_demo_exits_zero_quickly_and_leaves_no_process(demo_run):
-    result, wall, left, _ = demo_run
+    result, wall, left = demo_run
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert wall < 30, f"the demo took {wall:.1f} s"
     assert left == [], f"processes left behind: {left}"
@@ -126,7 +112,8 @@ def test_demo_summary_and_no_token_in_output(demo_run):
     assert "token" not in (result.stdout + result.stderr).lower()
 
 
-def test_demo_ctrl_c_stops_every_process(run_marker, leftovers):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_demo_interrupted_mid_workflow_stops_every_process(sig, run_marker):
     proc = subprocess.Popen(
         [sys.executable, "-m", "wsh_nb", "demo", "--fast"],
         stdout=subprocess.PIPE,
@@ -145,7 +132,7 @@ def test_demo_ctrl_c_stops_every_process(run_marker, leftovers):
                 line = proc.stdout.readline()
                 assert line, f"demo exited early:\n{seen}{proc.stderr.read()}"
                 seen += line
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -153,4 +140,4 @@ def test_demo_ctrl_c_stops_every_process(run_marker, leftovers):
             proc.wait()
     assert proc.returncode == 130, err
     assert "interrupted: stopping every process" in err
-    assert leftovers(run_marker) == []
+    assert still_running(run_marker) == []

@@ -11,6 +11,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from .conftest import still_running
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = [
@@ -38,7 +40,7 @@ def test_the_four_notebooks_exist_with_stripped_outputs():
 
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path, run_marker, leftovers):
+def test_notebook_runs_top_to_bottom(path, run_marker):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -53,4 +55,4 @@ def test_notebook_runs_top_to_bottom(path, run_marker, leftovers):
         pytest.fail(f"{path.name}: a cell failed\n{exc}")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
-    assert leftovers(run_marker) == [], "the notebook left processes behind"
+    assert still_running(run_marker) == [], "the notebook left processes behind"
