@@ -1,11 +1,12 @@
 """The widgets in a real browser: headless Debian Chromium (Playwright) against JupyterLab on loopback.
 
 The test starts JupyterLab itself (a free loopback port, a token, a tmp root), writes a notebook that
-starts a two-backend ``LocalCluster`` and shows a ``ClusterDashboard`` and a ``SessionGrid``, runs every
-cell through Lab's Run menu, and asserts on the rendered DOM: one health badge per server and the echo
-output of a session in its mini-screen; then it SIGKILLs one backend and waits for its badge to turn
-``unavailable`` in the page (state pushed from the kernel's widget thread, no reload).  A screenshot
-lands in the test's tmp dir (``lab.png``, taken after the kill).
+starts a two-backend ``LocalCluster`` and shows a ``ClusterDashboard``, a ``SessionGrid`` and a
+``TerminalView``, runs every cell through Lab's Run menu, and asserts on the rendered DOM: one health badge
+per server, the echo output of a session in its mini-screen, a line typed into the terminal view's input
+box (Enter) running in the session; then it SIGKILLs one backend and waits for its badge to turn
+``unavailable`` in the page (state pushed from the kernel's widget thread, no reload).  A screenshot lands
+in the test's tmp dir (``lab.png``, taken after the kill).
 
 Under ``CI=true`` a missing Chromium (or Playwright) fails the test; elsewhere it skips, saying how to
 install it.  Everything started here — Lab, its kernel, the kernel's backends — is reaped at the end.
@@ -90,6 +91,7 @@ def _notebook(pid_file: Path) -> dict:
             "grid = SessionGrid(hub, tag='demo', card_width='360px')\n"
             "grid"
         ),
+        _cell("from wsh_nb.notebook.widgets import TerminalView\nview = TerminalView(session)\nview"),
     ]
     return {
         "cells": cells,
@@ -112,6 +114,7 @@ def _quiet_settings(settings: Path) -> None:
 @pytest.fixture
 def lab(tmp_path) -> Iterator[tuple[str, str, Path]]:
     """JupyterLab on 127.0.0.1:<free port> with a token; yields (base_url, token, root); reaped after."""
+    _require_browser()
     root = tmp_path / "root"
     root.mkdir()
     settings = tmp_path / "lab-settings"
@@ -182,7 +185,6 @@ def _reap_lab(proc: subprocess.Popen, base: str, token: str) -> None:
 
 
 def test_lab_renders_dashboard_badges_and_a_session_screen(lab, tmp_path):
-    _require_browser()
     from playwright.sync_api import expect, sync_playwright
 
     base, token, root = lab
@@ -242,6 +244,12 @@ def _run_and_check(page, base: str, token: str, expect) -> None:
     expect(card).to_contain_text(MARKER, timeout=15_000)
     expect(card.locator(".wsh-card-head")).to_contain_text("build-1/demo")
     assert "VBox(" not in page.locator(".jp-Notebook").inner_text()
+    # the terminal view: typing a line and pressing Enter in the input box runs it
+    terminal = page.locator(".wsh-terminal-view").first
+    terminal.locator("input[type=text]").fill("echo TV-$((7*6))-END")
+    terminal.locator("input[type=text]").press("Enter")
+    expect(terminal).to_contain_text("TV-42-END", timeout=10_000)
+    expect(terminal.locator("input[type=text]")).to_have_value("")
     page.locator(".wsh-session-grid").first.scroll_into_view_if_needed()
 
 
