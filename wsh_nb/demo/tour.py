@@ -180,7 +180,7 @@ def results_frame(jobs: list[Job]) -> Any:
             "server": j.server,
             "session": j.name,
             "status": "ok" if j.status == 0 else (f"EXIT={j.status}" if j.done else j.note or "?"),
-            "seconds": round(j.seconds, 1) if j.seconds is not None else None,
+            "seconds": f"{j.seconds:.1f}" if j.seconds is not None else "-",
             "tail": j.tail[:60],
         }
         for j in jobs
