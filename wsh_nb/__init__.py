@@ -9,10 +9,9 @@ Public names only.  The notebook names (``Hub``, ``Session``, … which pull in 
 imported on first use, so ``python -m wsh_nb serve`` starts without loading the notebook stack.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from . import errors
 from ._version import __version__
@@ -28,7 +27,7 @@ from .errors import (
     WshError,
 )
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from .hub import AsyncHub
     from .launchers import LocalCluster
     from .notebook.display import ScreenView
@@ -68,11 +67,11 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'wsh_nb' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(_importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 
@@ -81,14 +80,14 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: _Any) -> None:
     """``%load_ext wsh_nb``: registers the ``%wsh`` magics (implemented in ``wsh_nb.notebook.magics``)."""
     from .notebook import magics
 
     magics.load_ipython_extension(ipython)
 
 
-def unload_ipython_extension(ipython: Any) -> None:
+def unload_ipython_extension(ipython: _Any) -> None:
     """``%unload_ext wsh_nb``."""
     from .notebook import magics
 

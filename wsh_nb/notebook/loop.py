@@ -148,12 +148,14 @@ class LoopThread:
         """
         future = self.submit(fn, *args, **kwargs)
         try:
-            while True:
-                try:
-                    return future.result(SLICE)
-                except concurrent.futures.TimeoutError:
-                    if self._closed and not self._thread.is_alive() and not future.done():
-                        raise RuntimeError("the hub was closed before this call could run") from None
+            while not future.done():
+                # exception(), not result(): a loop-side TimeoutError (IdleTimeout, HealthTimeout) must
+                # not be mistaken for the end of a slice
+                with contextlib.suppress(concurrent.futures.TimeoutError):
+                    future.exception(SLICE)
+                if self._closed and not self._thread.is_alive() and not future.done():
+                    raise RuntimeError("the hub was closed before this call could run")
+            return future.result()
         except concurrent.futures.CancelledError:
             raise RuntimeError("the hub was closed while this call was running") from None
         except BaseException:
