@@ -79,7 +79,7 @@ async def serve_hub(
         log_level=log_level,
         access_log=False,
         lifespan="off",
-        ws="websockets",
+        ws="websockets-sansio",
         timeout_graceful_shutdown=1,
         ws_ping_interval=None,
     )
