@@ -74,7 +74,7 @@ async def entry_error(client: httpx.AsyncClient) -> str | None:
     ],
 )
 async def test_broken_proxied_answers_are_502_and_reported(served, reply, problem):
-    hub, evil, client = served
+    _hub, evil, client = served
     evil.replies[("GET", "/sessions/x")] = reply
     r = await client.get("/sessions/x", params={"server": "evil"})
     assert r.status_code == 502, r.text
@@ -96,7 +96,7 @@ async def test_garbage_listing_is_left_out_and_named_in_the_partial_header(serve
 
 
 async def test_extra_fields_are_stripped_and_server_is_forced(served):
-    hub, evil, client = served
+    _hub, evil, client = served
     evil.replies[("GET", "/sessions")] = json_reply([{**GOOD, "server": "someone-else", "evil": "<script>"}])
     r = await client.get("/sessions")
     listing = r.json()
@@ -104,7 +104,7 @@ async def test_extra_fields_are_stripped_and_server_is_forced(served):
 
 
 async def test_a_hanging_backend_does_not_delay_the_listing_beyond_its_timeout(served):
-    hub, evil, client = served
+    _hub, evil, client = served
     release = asyncio.Event()
     evil.replies[("GET", "/sessions")] = slow_reply(evil, release)
     start = time.monotonic()
