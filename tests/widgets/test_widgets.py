@@ -194,6 +194,25 @@ def test_grid_keeps_the_cards_of_a_dead_server_marked_unavailable(hub, cluster):
         grid.close()
 
 
+def test_a_frozen_server_stalls_only_its_own_cards(hub, cluster):
+    live = hub.create_session("live", server="build-1", tags=["frz"], command=SHELL)
+    hub.create_session("stuck", server="test-1", tags=["frz"], command="sleep 60")
+    grid = SessionGrid(hub, tag="frz")
+    try:
+        wait_for(lambda: len(grid.cards) == 2, 5, message="two cards")
+        cluster["test-1"].freeze()  # SIGSTOP: connections stay open, nothing answers
+        for i in range(3):
+            live.send(f"echo frz-{i}-$((5*5))\n")
+            wait_for(
+                lambda i=i: f"frz-{i}-25" in grid.cards["build-1/live"], 3, message=f"build-1 card, tick {i}"
+            )
+        wait_for(lambda: "wsh-state-unavailable" in grid.cards["test-1/stuck"], 5, message="stuck marked")
+    finally:
+        cluster["test-1"].thaw()
+        grid.close()
+        live.kill()
+
+
 def test_grid_fallbacks_show_text_and_cards(hub):
     text = marker("FALLBACK")
     session = hub.create_session("fb", server="test-1", tags=["fb"], command=f"echo {text}; sleep 60")

@@ -4,13 +4,16 @@ Screens are *sampled*, not streamed: the grid's updater thread lists the session
 or at once on a session event) and fetches each visible screen through the facade every ``interval``
 seconds (never more than 5 times a second), so a session spewing ``yes`` costs one screen request per tick
 like any other — the kernel and the browser see at most one small message per changed card per tick.
-Cards for new sessions appear, cards for killed ones disappear; sessions on a server that left the listing
-(``attrs["partial"]``) keep their last screen, marked ``unavailable``.  Mini-screens are the facade's
+All screens of a tick are fetched concurrently (the facade's async twins, on the updater's own loop), each
+within ``sample_timeout``, so a frozen server stalls only its own cards.  Cards for new sessions appear,
+cards for killed ones disappear; sessions on a server that left the listing (``attrs["partial"]``) keep
+their last screen, marked ``unavailable``.  Mini-screens are the facade's
 ``ScreenView`` HTML (escaped, colours kept) at a smaller font size.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import time
 from typing import Any
@@ -67,7 +70,9 @@ class SessionGrid(w.VBox):
     """Live mini-screens of the sessions matching ``tag`` / ``server`` across the hub's cluster.
 
     Options: ``interval`` (seconds between screen samples, ≥ 0.2), ``idle_ms`` (quiet this long → "idle"),
-    ``max_sessions`` (cards shown; the rest are counted), ``columns`` (card width, CSS), ``list_interval``.
+    ``max_sessions`` (cards shown; the rest are counted), ``card_width`` (CSS), ``list_interval``,
+    ``sample_timeout`` (a screen not fetched by then keeps its last sample, marked unavailable),
+    ``listing_timeout``.
     ``cards`` maps ``"server/session"`` to its current card HTML; ``close()`` stops sampling.
     """
 
@@ -82,6 +87,8 @@ class SessionGrid(w.VBox):
         max_sessions: int = 24,
         card_width: str = "420px",
         list_interval: float = 1.0,
+        sample_timeout: float = 1.0,
+        listing_timeout: float = 4.0,
         **kwargs: Any,
     ) -> None:
         self.hub = hub
@@ -90,6 +97,8 @@ class SessionGrid(w.VBox):
         self.idle_ms = idle_ms
         self.max_sessions = max_sessions
         self.list_interval = list_interval
+        self.sample_timeout = sample_timeout
+        self.listing_timeout = listing_timeout
         self._cards: dict[tuple[str, str], _Card] = {}
         self._listed_at = -1e9
         self._relist = True
@@ -119,8 +128,10 @@ class SessionGrid(w.VBox):
         return {card.label: card.html() for card in self._cards.values()}
 
     # -- sampling (on the updater thread) -----------------------------------------------------
-    def _list(self) -> list[str]:
-        frame = self.hub.sessions(tag=self.tag, server=self.server)
+    async def _list(self) -> list[str]:
+        frame = await asyncio.wait_for(
+            self.hub.asessions(tag=self.tag, server=self.server), self.listing_timeout
+        )
         partial = list(frame.attrs.get("partial") or [])
         rows = frame[["server", "name", "last_activity_ms"]].to_dict("records")
         rows.sort(key=lambda r: (str(r["server"]), str(r["name"])))
@@ -158,36 +169,41 @@ class SessionGrid(w.VBox):
         )
         return partial
 
-    def _sample(self, card: _Card) -> None:
+    async def _sample(self, card: _Card) -> None:
+        if card.state == "unavailable" and card.server in self._partial:
+            return  # its server is out of the listing: keep the last screen
         try:
-            screen = self.hub.screen(card.name, server=card.server)
+            screen = await asyncio.wait_for(
+                self.hub.ascreen(card.name, server=card.server), self.sample_timeout
+            )
         except SessionNotFound:
             card.state = "gone"
             self._relist = True
             return
-        except ServerUnavailable:
+        except (ServerUnavailable, asyncio.TimeoutError):  # down, or too slow to answer: keep the last screen
             card.state = "unavailable"
             self._relist = True
+            return
+        except WshError as exc:
+            card.state = "unavailable"
+            self.header.value = f'<span class="wsh-status">{html.escape(str(exc))}</span>'
             return
         card.screen = screen
         quiet = screen.last_activity_ms
         card.state = "idle" if not missing(quiet) and quiet >= self.idle_ms else "running"
 
-    def refresh(self) -> None:
-        """List (when due) and sample every card once; only changed cards are sent to the front end."""
+    async def refresh(self) -> None:
+        """List (when due), then sample every card concurrently, each within ``sample_timeout``; only
+        changed cards are sent to the front end."""
         with held(self.header, self.grid):
             now = time.monotonic()
             if self._relist or now - self._listed_at >= self.list_interval:
                 self._relist = False
                 self._listed_at = now
-                self._partial = self._list()
-            for card in list(self._cards.values()):
-                if not (card.state == "unavailable" and card.server in self._partial):
-                    try:
-                        self._sample(card)
-                    except WshError as exc:
-                        card.state = "unavailable"
-                        self.header.value = f'<span class="wsh-status">{html.escape(str(exc))}</span>'
+                self._partial = await self._list()
+            cards = list(self._cards.values())
+            await asyncio.gather(*(self._sample(card) for card in cards))
+            for card in cards:
                 value = card.html()
                 if card.widget.value != value:
                     card.widget.value = value

@@ -8,6 +8,7 @@ Tab verbatim.  "Older" / "Newer" page through ``session.scrollback()``; "Live" r
 
 from __future__ import annotations
 
+import asyncio
 import html
 from typing import Any
 
@@ -25,14 +26,22 @@ class TerminalView(w.VBox):
     """A live view of ``session`` (a ``wsh_nb`` ``Session``) with input and scrollback paging.
 
     Options: ``interval`` (seconds between screen samples, ≥ 0.2), ``page`` (scrollback lines per page),
-    ``idle_ms``.  ``screen`` is the last ``ScreenView`` shown; ``send(data)`` sends input;
+    ``idle_ms``, ``sample_timeout``.  ``screen`` is the last ``ScreenView`` shown; ``send(data)`` sends input;
     ``older()`` / ``newer()`` / ``live()`` page; ``close()`` stops the updater.
     """
 
     def __init__(
-        self, session: Any, *, interval: float = 0.25, page: int = 50, idle_ms: int = 1000, **kwargs: Any
+        self,
+        session: Any,
+        *,
+        interval: float = 0.25,
+        page: int = 50,
+        idle_ms: int = 1000,
+        sample_timeout: float = 2.0,
+        **kwargs: Any,
     ) -> None:
         self.session = session
+        self.sample_timeout = sample_timeout
         self.page = max(1, int(page))
         self.idle_ms = idle_ms
         self.screen: ScreenView | None = None
@@ -133,14 +142,18 @@ class TerminalView(w.VBox):
         self._updater.poke()
 
     # -- sampling (on the updater thread) -----------------------------------------------------
-    def refresh(self) -> None:
+    async def refresh(self) -> None:
+        """Fetch the screen (within ``sample_timeout``) and show it unless a scrollback page is up."""
         if self.state == "gone":
             return
         try:
-            screen = self.session.screen()
+            screen = await asyncio.wait_for(self.session.ascreen(), self.sample_timeout)
         except SessionNotFound:
             self.state = "gone"
             self.header.value = self._header_html("the session has ended")
+            return
+        except asyncio.TimeoutError:
+            self.header.value = self._header_html(f"no answer from {self.session.server}; retrying")
             return
         self.screen = screen
         quiet = screen.last_activity_ms

@@ -19,7 +19,9 @@ running afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import math
 import threading
 import time
@@ -32,14 +34,17 @@ MAX_RATE = 5.0  # refreshes per second, per widget
 class Updater:
     """A daemon thread running ``refresh()`` when poked or every ``interval`` s, at most ``rate``/s.
 
-    ``refresh`` exceptions go to ``on_error`` (the widget shows them); a ``RuntimeError`` from a closed
-    hub stops the updater.
+    ``refresh`` is a plain function or a coroutine function; a coroutine runs on the updater's own
+    private event loop, so a refresh can fetch many screens concurrently through the facade's async twins
+    with a deadline each (a frozen server then stalls only its own cards), and ``close()`` cancels an
+    in-flight refresh instead of waiting for it.  ``refresh`` exceptions go to ``on_error`` (the widget
+    shows them); a closed hub stops the updater.
     """
 
     def __init__(
         self,
         name: str,
-        refresh: Callable[[], None],
+        refresh: Callable[[], Any],
         *,
         rate: float = MAX_RATE,
         interval: float | None = None,
@@ -48,12 +53,15 @@ class Updater:
     ) -> None:
         self.name = name
         self._refresh = refresh
+        self._async = inspect.iscoroutinefunction(refresh)
         self._gap = 1.0 / max(0.01, min(rate, MAX_RATE))
         self._interval = interval
         self._on_error = on_error
         self._hub = hub
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.refreshes = 0  # completed refresh() calls (tests, diagnostics)
 
@@ -75,6 +83,15 @@ class Updater:
         self._wake.set()
 
     def _run(self) -> None:
+        if self._async:
+            self._loop = asyncio.new_event_loop()
+        try:
+            self._ticks()
+        finally:
+            if self._loop is not None:
+                self._loop.close()
+
+    def _ticks(self) -> None:
         last = -math.inf
         while not self._stop.is_set():
             self._wake.wait(self._interval)
@@ -88,7 +105,9 @@ class Updater:
             if self._hub is not None and self._hub.closed:
                 break
             try:
-                self._refresh()
+                self._once()
+            except asyncio.CancelledError:
+                break  # close() cancelled the refresh
             except Exception as exc:  # shown in the widget, never printed
                 if self._hub is not None and self._hub.closed:
                     break
@@ -97,10 +116,28 @@ class Updater:
                         self._on_error(exc)
             self.refreshes += 1
 
+    def _once(self) -> None:
+        if self._loop is None:
+            self._refresh()
+            return
+        self._task = self._loop.create_task(self._refresh())
+        try:
+            self._loop.run_until_complete(self._task)
+        finally:
+            self._task = None
+
+    def _cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the thread and wait for it (an in-flight refresh finishes first)."""
+        """Stop the thread and wait for it (an in-flight async refresh is cancelled)."""
         self._stop.set()
         self._wake.set()
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(self._cancel)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
