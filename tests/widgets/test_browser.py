@@ -204,6 +204,7 @@ def test_lab_renders_dashboard_badges_and_a_session_screen(lab, tmp_path):
                     row = page.locator('.wsh-cluster-dashboard tr[data-hostname="test-1"]')
                     expect(row.locator(".wsh-badge.wsh-health-unavailable")).to_have_count(1, timeout=5_000)
                     expect(page.locator(".wsh-badge.wsh-health-healthy")).to_have_count(2)
+                    page.locator(".wsh-cluster-dashboard").first.evaluate("e => e.scrollIntoView()")
                 except Exception:
                     page.screenshot(path=str(tmp_path / "lab-failure.png"), full_page=True)
                     raise
