@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from wsh_nb.launchers import BackendProcess, LocalCluster
+
+# Sessions started without a command run $SHELL; under test that is /bin/sh, so the machine's rc files
+# (a slow `pyenv rehash` in ~/.bashrc, say) cannot slow or hang a test.
+os.environ["SHELL"] = "/bin/sh"
 
 
 @pytest.fixture

@@ -62,3 +62,25 @@ def test_non_loopback_bind_without_token_generates_one(tmp_path):
         timeout=30,
     )
     assert proc.returncode != 0 and "at least 16" in proc.stderr
+
+
+def test_a_launched_backend_exits_when_its_launcher_is_killed(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "from wsh_nb.launchers import BackendProcess\n"
+        "b = BackendProcess(hostname='orphan').start()\n"
+        "print(b.pid, flush=True)\n"
+        "import time; time.sleep(600)\n"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        backend_pid = int(launcher.stdout.readline())
+        assert _alive(backend_pid)
+        launcher.kill()  # SIGKILL: no atexit, no cleanup in the launcher
+        launcher.wait(10)
+        wait_for(lambda: not _alive(backend_pid), message="backend gone with its launcher")
+    finally:
+        launcher.kill()
+        launcher.wait()

@@ -66,7 +66,16 @@ class BackendProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "wsh_nb", "serve", "--bind", f"{self.host}:{self.port}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "wsh_nb",
+            "serve",
+            "--bind",
+            f"{self.host}:{self.port}",
+            "--parent-pid",
+            str(os.getpid()),
+        ]
         if self.hostname:
             cmd += ["--hostname", self.hostname]
         return cmd + self.args

@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pong-timeout", type=float, default=1.0, help="backend pong deadline, s")
     parser.add_argument("--open-timeout", type=float, default=2.0, help="backend WebSocket open timeout, s")
     parser.add_argument("--backoff-max", type=float, default=1.0, help="backend reconnect backoff cap, s")
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        metavar="PID",
+        help="exit when process PID exits (launchers pass theirs: no orphans if they crash)",
+    )
 
 
 def resolve_token(args: argparse.Namespace, host: str) -> str | None:
@@ -67,6 +73,16 @@ def resolve_token(args: argparse.Namespace, host: str) -> str | None:
             flush=True,
         )
     return token
+
+
+def watch_parent(loop: asyncio.AbstractEventLoop, pid: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` when ``pid`` exits: a pidfd becomes readable then (no polling, no thread)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:  # already gone
+        stop.set()
+        return
+    loop.add_reader(fd, stop.set)
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -104,6 +120,8 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if args.parent_pid:
+        watch_parent(loop, args.parent_pid, stop)
 
     def on_event(event: dict) -> None:
         if event["event"] == "session_destroyed" and not hub.persistent and len(hub.sessions) == 0:
