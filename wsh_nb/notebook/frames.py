@@ -9,8 +9,10 @@ registered servers left out of the listing (unhealthy, or failed during the call
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 SERVER_COLUMNS = (
@@ -21,9 +23,25 @@ SESSION_COLUMNS = (
 )  # fmt: skip
 
 
-def _columns(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
-    # column-wise construction: one list per column is several times faster than records for ~1000 rows
-    return {c: [row.get(c) for row in rows] for c in columns}
+_INT_COLUMNS = frozenset({"pid", "rows", "cols", "clients", "last_activity_ms"})
+
+
+def _columns(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, Any]:
+    """One sequence per column, transposed in C (``itemgetter`` + ``zip``; several times faster than
+    records for ~1000 rows); integer columns become int64 arrays up front, sparing pandas the per-value
+    type inference (a column holding a null or a non-int stays as it is).
+    """
+    if not rows:
+        return {c: [] for c in columns}
+    try:
+        transposed = list(zip(*map(itemgetter(*columns), rows), strict=True))
+    except KeyError:  # a row without some field: the slow path, None for what is missing
+        transposed = [[row.get(c) for row in rows] for c in columns]
+    data: dict[str, Any] = dict(zip(columns, map(list, transposed), strict=True))
+    for c in _INT_COLUMNS.intersection(columns):
+        if set(map(type, data[c])) == {int}:
+            data[c] = np.array(data[c], dtype=np.int64)
+    return data
 
 
 def servers_frame(entries: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -36,6 +54,6 @@ def sessions_frame(sessions: Iterable[dict[str, Any]], partial: Iterable[str] = 
     rows = list(sessions)
     data = _columns(rows, SESSION_COLUMNS)
     data["tags"] = [list(tags or ()) for tags in data["tags"]]
-    frame = pd.DataFrame(data, columns=list(SESSION_COLUMNS))
+    frame = pd.DataFrame(data, columns=list(SESSION_COLUMNS), copy=False)
     frame.attrs["partial"] = list(partial)
     return frame
