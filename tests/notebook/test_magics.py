@@ -303,9 +303,7 @@ def test_idle_race_over_a_tag_and_over_one_server(ip, on_cluster):
     assert (won.server, won.session) == ("deploy-1", "fast")
 
 
-def test_ctrl_c_during_wait_returns_fast_and_signals_the_session(ip, on_solo, capsys):
-    script = "trap 'echo GOT-INT; exec sleep 60' INT; while :; do echo tick; sleep 0.1; done"
-    value(ip, f'%wsh create spin --on solo --command "{script}"')
+def _interrupt_wait(ip, cell: str):
     main = threading.main_thread().ident
     fired: list[float] = []
 
@@ -317,16 +315,38 @@ def test_ctrl_c_during_wait_returns_fast_and_signals_the_session(ip, on_solo, ca
         timer = threading.Timer(0.6, interrupt)
         timer.start()
         try:
-            result = run(ip, "%%wsh send spin --wait --max-wait-ms 20000\nx")
+            result = run(ip, cell)
             returned = time.monotonic()
         finally:
             timer.cancel()
     assert fired and returned - fired[0] < 0.5, returned - fired[0]
     assert isinstance(result.error_in_exec, WshInterrupted) and not result.success
+    assert not [t for t in threading.enumerate() if t.name == "wsh-magic-batch"]
+    return result
+
+
+SPIN = "trap 'echo GOT-INT; exec sleep 60' INT; while :; do echo tick; sleep 0.1; done"
+
+
+def test_ctrl_c_during_wait_returns_fast_and_signals_the_session(ip, on_solo, capsys):
+    value(ip, f'%wsh create spin --on solo --command "{SPIN}"')
+    result = _interrupt_wait(ip, "%%wsh send spin --wait --max-wait-ms 20000\nx")
     assert result.error_in_exec.signalled == ["solo/spin"]
     assert "interrupted; sent Ctrl-C to solo/spin" in capsys.readouterr().out
     shows("spin@solo", "GOT-INT")
-    assert not [t for t in threading.enumerate() if t.name == "wsh-magic-batch"]
+
+
+def test_ctrl_c_with_no_signal_on_interrupt_leaves_the_session_alone(ip, on_solo, capsys):
+    value(ip, f'%wsh create spin --on solo --command "{SPIN}"')
+    run(ip, "%config WshMagics.signal_on_interrupt = False")
+    result = _interrupt_wait(ip, "%%wsh send spin --wait --max-wait-ms 20000\nx")
+    assert result.error_in_exec.signalled == []
+    assert "the sessions were left running (--no-signal-on-interrupt)" in capsys.readouterr().out
+    assert "GOT-INT" not in get_hub().screen("spin", server="solo").text
+    # the flag beats the configured default
+    result = _interrupt_wait(ip, "%%wsh send spin --wait --signal-on-interrupt --max-wait-ms 20000\nx")
+    assert result.error_in_exec.signalled == ["solo/spin"]
+    shows("spin@solo", "GOT-INT")
 
 
 # -- extension lifecycle ------------------------------------------------------------------------
@@ -376,3 +396,21 @@ def test_help_question_mark_and_dashboard(ip, capsys):
         assert "dashboard is not available" in capsys.readouterr().err
     else:
         assert type(result.result).__name__ == "ClusterDashboard"
+
+
+def test_wait_shows_progress_in_place_unless_noninteractive(ip, spawn_server, monkeypatch, capsys):
+    frozen = spawn_server("frozen")
+    frozen.freeze()
+    run(ip, f"%wsh add {frozen.url}")
+    recorder = Recorder()
+    monkeypatch.setattr(ip, "display_pub", recorder)
+    assert not run(ip, "%wsh wait --timeout 0.6").success
+    assert recorder.events == []  # WSH_NONINTERACTIVE=1: no progress
+    monkeypatch.delenv("WSH_NONINTERACTIVE")
+    assert not run(ip, "%wsh wait --timeout 0.6").success
+    assert recorder.events and len({display_id for _, display_id, _ in recorder.events}) == 1
+    first, *rest = recorder.events
+    assert first[0]["text/plain"].startswith("waiting for backends") and not first[2]
+    assert rest and all(update for _, _, update in rest)
+    assert rest[-1][0]["text/plain"] == "not healthy in time"
+    assert f"{RED}backends not healthy after 0.6 s" in capsys.readouterr().out
