@@ -99,12 +99,16 @@ def bench_listing(hub: Hub, urls: list[str], expected: int, rounds: int) -> None
     finally:
         loop.run_until_complete(session.close())
         loop.close()
-    print(f"listing ({rounds} rounds): hub.sessions() DataFrame vs bare aiohttp gather, "
-          f"{len(urls)} backends x {expected // len(urls)} sessions")
+    print(
+        f"listing ({rounds} rounds): hub.sessions() DataFrame vs bare aiohttp gather, "
+        f"{len(urls)} backends x {expected // len(urls)} sessions"
+    )
     report("listing", ours, base, 1.3)
     c50, b50, o50 = statistics.median(core), statistics.median(base), statistics.median(ours)
-    print(f"  of which AsyncHub.list_sessions (through the loop thread, no DataFrame): p50 {c50:.3f} ms = "
-          f"{c50 / b50:.2f}x the gather; the facade adds {o50 - c50:.3f} ms")
+    print(
+        f"  of which AsyncHub.list_sessions (through the loop thread, no DataFrame): p50 {c50:.3f} ms = "
+        f"{c50 / b50:.2f}x the gather; the facade adds {o50 - c50:.3f} ms"
+    )
 
 
 async def _client() -> aiohttp.ClientSession:

@@ -108,8 +108,10 @@ async def run(args, hub: AsyncHub, hub_url: str, urls: list[str]) -> None:
     await hx.aclose()
 
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"\n{len(urls)} backends x {args.sessions} sessions, {args.rounds} rounds, median ms "
-          f"(p90 in brackets):")
+    print(
+        f"\n{len(urls)} backends x {args.sessions} sessions, {args.rounds} rounds, median ms "
+        f"(p90 in brackets):"
+    )
     for name, values in times.items():
         p90 = sorted(values)[int(len(values) * 0.9) - 1]
         print(f"  {name:9s} {med[name]:8.2f}  ({p90:.2f})")

@@ -45,8 +45,12 @@ async def until(pred, timeout: float = 30.0) -> float:
 async def one_run(log_dir: Path, i: int) -> dict[str, float]:
     backend = BackendProcess(hostname=f"bench-{i}", log_path=log_dir / f"b{i}.log")
     await asyncio.to_thread(backend.start, 60)
-    fed = Federation(own_hostname="bench-hub", own_server_id=str(uuid.uuid4()), events=EventBus(),
-                     settings=HealthSettings())
+    fed = Federation(
+        own_hostname="bench-hub",
+        own_server_id=str(uuid.uuid4()),
+        events=EventBus(),
+        settings=HealthSettings(),
+    )
     out: dict[str, float] = {}
     try:
         entry = await fed.add(backend.url)
@@ -84,8 +88,10 @@ async def main(runs: int) -> None:
     for k, values in results.items():
         med, worst = statistics.median(values), max(values)
         verdict = "ok" if worst <= TARGETS[k] else "MISSED"
-        print(f"  {k:8s} median {med * 1000:7.0f} ms   max {worst * 1000:7.0f} ms   "
-              f"target {TARGETS[k] * 1000:.0f} ms  {verdict}")
+        print(
+            f"  {k:8s} median {med * 1000:7.0f} ms   max {worst * 1000:7.0f} ms   "
+            f"target {TARGETS[k] * 1000:.0f} ms  {verdict}"
+        )
 
 
 if __name__ == "__main__":

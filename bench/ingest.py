@@ -122,8 +122,10 @@ def server_part(bare_rate: float) -> None:
             elapsed = time.perf_counter() - t
             size = len(b"".join(b"%d\r\n" % i for i in range(1, N + 1)))
             rate = mbps(size, elapsed)
-            print(f"server session (HTTP) : {rate:6.1f} MB/s  {elapsed:6.2f} s  "
-                  f"ratio {rate / bare_rate:.2f}x bare  ({polls} polls)")
+            print(
+                f"server session (HTTP) : {rate:6.1f} MB/s  {elapsed:6.2f} s  "
+                f"ratio {rate / bare_rate:.2f}x bare  ({polls} polls)"
+            )
 
             for fmt in ("styled", "plain"):
                 params = {"format": fmt}
@@ -135,14 +137,18 @@ def server_part(bare_rate: float) -> None:
                     http.get("/sessions/b/screen", params=params).raise_for_status()
                     lat.append((time.perf_counter() - t0) * 1000)
                 lat.sort()
-                print(f"GET /sessions/b/screen?format={fmt}: p50 {lat[499]:.2f} ms  p99 {lat[989]:.2f} ms "
-                      f"(1000 keep-alive calls, httpx)")
+                print(
+                    f"GET /sessions/b/screen?format={fmt}: p50 {lat[499]:.2f} ms  p99 {lat[989]:.2f} ms "
+                    f"(1000 keep-alive calls, httpx)"
+                )
 
             sb = http.get("/sessions/b/scrollback", params={"limit": 1}).json()
             if psutil:
                 rss = psutil.Process(backend.pid).memory_info().rss
-                print(f"server RSS: {rss / 2**20:.1f} MiB holding a session with total_lines="
-                      f"{sb['total_lines']} (idle server before the session: {rss0 / 2**20:.1f} MiB)")
+                print(
+                    f"server RSS: {rss / 2**20:.1f} MiB holding a session with total_lines="
+                    f"{sb['total_lines']} (idle server before the session: {rss0 / 2**20:.1f} MiB)"
+                )
     finally:
         backend.stop()
 
@@ -159,8 +165,10 @@ async def core_part(runs: int) -> float:
     rb, rc = mbps(size_bare, tb), mbps(size_core, tc)
     print(f"seq 1 {N}: {size_bare / 1e6:.1f} MB of output, median of {runs} runs")
     print(f"bare PTY              : {rb:6.1f} MB/s  {tb:6.2f} s")
-    print(f"session core          : {rc:6.1f} MB/s  {tc:6.2f} s  ratio {rc / rb:.2f}x bare "
-          f"(PtyProcess + Screen + Activity)")
+    print(
+        f"session core          : {rc:6.1f} MB/s  {tc:6.2f} s  ratio {rc / rb:.2f}x bare "
+        f"(PtyProcess + Screen + Activity)"
+    )
     return rb
 
 

@@ -11,8 +11,15 @@ from wsh_nb.federation import Federation, HealthSettings
 
 from .hostile import Hostile
 
-FAST = HealthSettings(ping_interval=0.1, pong_timeout=0.3, open_timeout=0.5, backoff_initial=0.05,
-                      backoff_max=0.2, connect_timeout=1.0, request_timeout=2.0)
+FAST = HealthSettings(
+    ping_interval=0.1,
+    pong_timeout=0.3,
+    open_timeout=0.5,
+    backoff_initial=0.05,
+    backoff_max=0.2,
+    connect_timeout=1.0,
+    request_timeout=2.0,
+)
 
 
 @pytest.fixture

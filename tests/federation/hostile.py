@@ -35,7 +35,9 @@ def raw_reply(body: bytes, status: int = 200, content_type: str = "text/plain") 
 class Hostile:
     def __init__(self, hostname: str = "hostile", *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.info: dict[str, object] = {
-            "hostname": hostname, "version": "0.0-evil", "server_id": str(uuid.uuid4()),
+            "hostname": hostname,
+            "version": "0.0-evil",
+            "server_id": str(uuid.uuid4()),
         }
         self.sessions: list[dict[str, object]] = []
         self.replies: dict[tuple[str, str], Reply] = {}

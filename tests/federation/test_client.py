@@ -14,16 +14,30 @@ from .hostile import json_reply, raw_reply, slow_reply, streaming_reply
 
 pytestmark = pytest.mark.anyio
 
-GOOD = {"name": "build", "server": "whatever", "pid": 1, "command": None, "rows": 24, "cols": 80,
-        "clients": 0, "tags": ["ci"], "last_activity_ms": 10}
+GOOD = {
+    "name": "build",
+    "server": "whatever",
+    "pid": 1,
+    "command": None,
+    "rows": 24,
+    "cols": 80,
+    "clients": 0,
+    "tags": ["ci"],
+    "last_activity_ms": 10,
+}
 
 
 @pytest.fixture
 async def pair(hostile):
     server = await hostile("evil-1")
     problems: list[str] = []
-    client = BackendClient(server.url, token="per-server-token-123", connect_timeout=1.0, request_timeout=2.0,
-                           on_protocol_error=problems.append)
+    client = BackendClient(
+        server.url,
+        token="per-server-token-123",
+        connect_timeout=1.0,
+        request_timeout=2.0,
+        on_protocol_error=problems.append,
+    )
     client.hostname = "evil-1"
     yield server, client, problems
     await client.aclose()
@@ -95,7 +109,8 @@ async def test_hostname_with_spaces_in_info_is_refused(pair):
 async def test_wsh_error_body_becomes_our_class_with_server(pair):
     server, client, _ = pair
     server.replies[("GET", "/sessions/nope")] = json_reply(
-        {"error": {"code": "session_not_found", "message": "session 'nope' not found"}}, 404)
+        {"error": {"code": "session_not_found", "message": "session 'nope' not found"}}, 404
+    )
     with pytest.raises(SessionNotFound) as err:
         await client.get_session("nope")
     assert err.value.server == "evil-1" and err.value.status == 404
@@ -122,6 +137,7 @@ async def test_204_is_none_and_input_bytes_pass_verbatim(pair):
 
     async def reply(request):
         from aiohttp import web
+
         seen.append(await request.read())
         return web.Response(status=204)
 
@@ -163,9 +179,17 @@ async def test_timeout_is_server_unavailable(pair):
 
 async def test_screen_with_unknown_span_keys_is_stripped(pair):
     server, client, _ = pair
-    screen = {"epoch": 0, "first_line_index": 0, "total_lines": 1, "rows": 1, "cols": 80,
-              "cursor": {"row": 0, "col": 0, "visible": True}, "alternate_active": False,
-              "lines": [[{"text": "x", "href": "javascript:alert(1)"}]], "last_activity_ms": 1}
+    screen = {
+        "epoch": 0,
+        "first_line_index": 0,
+        "total_lines": 1,
+        "rows": 1,
+        "cols": 80,
+        "cursor": {"row": 0, "col": 0, "visible": True},
+        "alternate_active": False,
+        "lines": [[{"text": "x", "href": "javascript:alert(1)"}]],
+        "last_activity_ms": 1,
+    }
     server.replies[("GET", "/sessions/s/screen")] = json_reply(screen)
     got = await client.screen("s", "styled")
     assert got["lines"] == [[{"text": "x"}]]

@@ -88,12 +88,18 @@ def test_write_back_keeps_comments_and_mode(cfg_path):
     cfg.add_server("http://127.0.0.1:8082", None)
     cfg.add_server("http://127.0.0.1:8083", "tok-3")
     text = cfg_path.read_text()
-    for comment in ("# the hub's federation config", "# for backends without their own", "# optional",
-                    "# metadata endpoints are off limits"):
+    for comment in (
+        "# the hub's federation config",
+        "# for backends without their own",
+        "# optional",
+        "# metadata endpoints are off limits",
+    ):
         assert comment in text
     data = tomllib.loads(text)
     assert [s["address"] for s in data["servers"]] == [
-        "http://127.0.0.1:8081", "http://127.0.0.1:8082", "http://127.0.0.1:8083",
+        "http://127.0.0.1:8081",
+        "http://127.0.0.1:8082",
+        "http://127.0.0.1:8083",
     ]
     assert data["servers"][2]["token"] == "tok-3" and "token" not in data["servers"][1]
     assert data["ip_access"]["allowlist"] == ["127.0.0.0/8"]

@@ -50,8 +50,17 @@ async def test_new_backend_is_connecting_then_healthy_with_its_hostname(hostile,
     await until(lambda: entry.sessions == 2, 2, "session count")
     await until(lambda: entry.latency_ms is not None, 2, "a ping RTT")
     wire = entry.to_json()
-    assert set(wire) == {"hostname", "address", "health", "role", "server_id", "sessions", "latency_ms",
-                         "last_seen_ms", "error"}
+    assert set(wire) == {
+        "hostname",
+        "address",
+        "health",
+        "role",
+        "server_id",
+        "sessions",
+        "latency_ms",
+        "last_seen_ms",
+        "error",
+    }
     assert wire["role"] == "member" and wire["health"] == "healthy" and wire["last_seen_ms"] >= 0
     healths = [e["params"]["health"] for e in seen if e["event"] == "server_health"]
     assert healths[:2] == ["connecting", "healthy"]
@@ -106,8 +115,13 @@ async def test_self_loop_is_rejected_for_good(hostile, federation):
     await until(lambda: entry.health is Health.REJECTED, 2, "self-loop rejection")
     assert "self-loop" in entry.error
     # for good: the monitor task ends, so no reconnect attempts follow
-    await until(lambda: not any(t.get_name() == f"wsh-monitor {server.url}" and not t.done()
-                                for t in asyncio.all_tasks()), 2, "the monitor to stop")
+    await until(
+        lambda: (
+            not any(t.get_name() == f"wsh-monitor {server.url}" and not t.done() for t in asyncio.all_tasks())
+        ),
+        2,
+        "the monitor to stop",
+    )
 
 
 async def test_own_hostname_is_rejected(hostile, federation):
@@ -173,8 +187,11 @@ async def test_ip_access_is_rechecked_on_reconnect(hostile, federation):
     await fed.wait_healthy([], timeout=5)
     fed.ip_access = IpAccess(blocklist=["127.0.0.1/32"])  # as after a DNS rebinding / policy change
     await server.close()
-    await until(lambda: entry.health is Health.UNAVAILABLE and "blocklist" in (entry.error or ""), 3,
-                "reconnect refused by ip_access")
+    await until(
+        lambda: entry.health is Health.UNAVAILABLE and "blocklist" in (entry.error or ""),
+        3,
+        "reconnect refused by ip_access",
+    )
 
 
 async def test_silent_backend_goes_unavailable_on_the_pong_deadline(hostile, federation):
@@ -251,8 +268,10 @@ async def test_wait_healthy_is_event_driven_and_names_unknown_handles(hostile, f
 async def test_config_backends_write_back_and_reload(hostile, federation, tmp_path):
     a, b, c = await hostile("a"), await hostile("b"), await hostile("c")
     path = tmp_path / "config.toml"
-    path.write_text(f'# keep me\n[[servers]]\naddress = "{a.url}"\n\n[[servers]]\naddress = "nohost:1"\n'
-                    f'[[servers]]\naddress = "{a.url}/"\n')
+    path.write_text(
+        f'# keep me\n[[servers]]\naddress = "{a.url}"\n\n[[servers]]\naddress = "nohost:1"\n'
+        f'[[servers]]\naddress = "{a.url}/"\n'
+    )
     cfg = FederationConfig.load(path)
     fed = federation(config=cfg)
     await fed.start()
@@ -267,8 +286,9 @@ async def test_config_backends_write_back_and_reload(hostile, federation, tmp_pa
     assert a.url not in path.read_text() and FederationConfig.load(path).servers[-1] == (b.url, "tok-b")
 
     # edit by hand: b's token changes, c appears, the bad line goes away
-    path.write_text(f'# keep me\n[[servers]]\naddress = "{b.url}"\ntoken = "tok-b2"\n'
-                    f'[[servers]]\naddress = "{c.url}"\n')
+    path.write_text(
+        f'# keep me\n[[servers]]\naddress = "{b.url}"\ntoken = "tok-b2"\n[[servers]]\naddress = "{c.url}"\n'
+    )
     result = await fed.reload()
     assert result == {"added": [c.url], "removed": ["nohost:1"], "updated": [b.url]}
     await fed.wait_healthy([], timeout=5)

@@ -49,8 +49,9 @@ def test_palette_16_256_and_rgb():
 
 
 def test_attributes_to_css():
-    css = span_css({"text": "x", "bold": True, "italic": True, "underline": True, "strikethrough": True,
-                    "faint": True})
+    css = span_css(
+        {"text": "x", "bold": True, "italic": True, "underline": True, "strikethrough": True, "faint": True}
+    )
     assert "font-weight:bold" in css and "font-style:italic" in css
     assert "text-decoration:underline line-through" in css and "opacity" in css
     inverse = span_css({"text": "x", "fg": {"indexed": 2}, "inverse": True})
@@ -59,8 +60,15 @@ def test_attributes_to_css():
 
 
 def test_html_renders_colours_and_escapes_text():
-    view = ScreenView(screen([[{"text": "<b>&", "fg": {"rgb": {"r": 255, "g": 0, "b": 0}}, "bold": True}],
-                              [{"text": "<script>"}]], cursor=(1, 0, False)))
+    view = ScreenView(
+        screen(
+            [
+                [{"text": "<b>&", "fg": {"rgb": {"r": 255, "g": 0, "b": 0}}, "bold": True}],
+                [{"text": "<script>"}],
+            ],
+            cursor=(1, 0, False),
+        )
+    )
     out = view._repr_html_()
     assert "&lt;b&gt;&amp;" in out and "&lt;script&gt;" in out
     assert "<script>" not in out and "<b>" not in out

@@ -79,8 +79,16 @@ def test_token_never_shown(hub, spawn_server):
     hub.add_server(secure.url, token=TOKEN)
     hub.wait_healthy("secure", timeout=10)
     s = hub.create_session("t", server="secure", command=SH)
-    shown = [repr(hub), str(hub), hub.servers().to_string(), repr(hub.server("secure")),
-             hub.sessions().to_string(), repr(s), repr(s.info()), repr(hub.info())]
+    shown = [
+        repr(hub),
+        str(hub),
+        hub.servers().to_string(),
+        repr(hub.server("secure")),
+        hub.sessions().to_string(),
+        repr(s),
+        repr(s.info()),
+        repr(hub.info()),
+    ]
     assert not any(TOKEN in text for text in shown)
     assert TOKEN not in repr(vars(hub))
 
@@ -103,8 +111,9 @@ def test_create_remote_and_local_sessions(solo_hub):
 
 
 def test_create_with_command_cwd_env_and_size(solo_hub, tmp_path):
-    s = solo_hub.create_session("opts", server="solo", cwd=str(tmp_path), env={"WSH_X": "xyz"}, rows=10,
-                                cols=150, command=SH)
+    s = solo_hub.create_session(
+        "opts", server="solo", cwd=str(tmp_path), env={"WSH_X": "xyz"}, rows=10, cols=150, command=SH
+    )
     info = s.info()
     assert (info["rows"], info["cols"]) == (10, 150)
     s.send("echo $WSH_X-$(pwd)\n")

@@ -101,8 +101,9 @@ def test_close_leaves_no_threads_tasks_sockets_or_children(cluster):
     assert {t.ident for t in threading.enumerate()} <= threads_before
     wait_for(lambda: not _net_to(ports), 5, message="no sockets to the backends")
     wait_for(lambda: not ours(), 5, message="local session processes reaped")
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-                   for pid in pids)
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids
+    )
     with pytest.raises(RuntimeError, match="closed"):
         hub.sessions()
     hub.close()  # idempotent
@@ -129,8 +130,9 @@ def test_get_hub_is_one_hub_per_kernel_and_replaces_a_closed_one():
 
 def _run_python(code: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def test_get_hub_survives_reloads_and_reimports():
@@ -163,8 +165,11 @@ def test_interpreter_exit_closes_a_hub_left_open():
     """)  # no close(): atexit must kill the session
     assert out.returncode == 0, out.stderr
     pid = int(out.stdout.split()[0])
-    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 5,
-             message="the left-open hub's session to be killed at exit")
+    wait_for(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+        5,
+        message="the left-open hub's session to be killed at exit",
+    )
     assert out.stderr == ""  # nothing printed from the hub thread
 
 

@@ -19,8 +19,9 @@ def job(name: str, ticks: int) -> str:
 def test_fan_out_over_three_backends_and_idle_race_with_last(cluster_hub):
     hub = cluster_hub
     placed = {"build-api": "build-1", "build-web": "test-1", "test-e2e": "deploy-1"}
-    sessions = {name: hub.create_session(name, server=srv, tags=["ci"], command=SH)
-                for name, srv in placed.items()}
+    sessions = {
+        name: hub.create_session(name, server=srv, tags=["ci"], command=SH) for name, srv in placed.items()
+    }
     frame = hub.sessions(tag="ci")
     assert dict(zip(frame["name"], frame["server"], strict=True)) == placed
     for ticks, (name, s) in enumerate(sessions.items(), start=2):
@@ -44,8 +45,11 @@ def test_fan_out_over_three_backends_and_idle_race_with_last(cluster_hub):
 
 def test_three_stage_pipeline_on_different_servers(cluster_hub):
     hub = cluster_hub
-    stages = [("build", "build-1", "make-release"), ("test", "test-1", "run-tests"),
-              ("deploy", "deploy-1", "deploy-sh")]
+    stages = [
+        ("build", "build-1", "make-release"),
+        ("test", "test-1", "run-tests"),
+        ("deploy", "deploy-1", "deploy-sh"),
+    ]
     previous = None
     for name, srv, step in stages:
         s = hub.create_session(name, server=srv, tags=["pipeline"], command=SH)

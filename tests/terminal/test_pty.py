@@ -43,6 +43,7 @@ class Child:
             while needle not in self.out:
                 self._changed.clear()
                 await self._changed.wait()
+
         try:
             await asyncio.wait_for(loop(), timeout)
         except asyncio.TimeoutError:

@@ -6,8 +6,16 @@ import pytest
 
 from wsh_nb.terminal import Screen
 
-SCREEN_KEYS = {"epoch", "first_line_index", "total_lines", "lines", "cursor", "cols", "rows",
-               "alternate_active"}
+SCREEN_KEYS = {
+    "epoch",
+    "first_line_index",
+    "total_lines",
+    "lines",
+    "cursor",
+    "cols",
+    "rows",
+    "alternate_active",
+}
 
 
 def feed(screen: Screen, text: str) -> Screen:
@@ -20,10 +28,14 @@ def test_plain_snapshot_shape() -> None:
     snap = s.snapshot("plain")
     assert set(snap) == SCREEN_KEYS
     assert snap == {
-        "epoch": 0, "first_line_index": 0, "total_lines": 5,
+        "epoch": 0,
+        "first_line_index": 0,
+        "total_lines": 5,
         "lines": ["hello", "world", "", "", ""],
         "cursor": {"row": 1, "col": 5, "visible": True},
-        "cols": 20, "rows": 5, "alternate_active": False,
+        "cols": 20,
+        "rows": 5,
+        "alternate_active": False,
     }
     assert s.text() == "hello\nworld\n\n\n"
 
@@ -39,8 +51,10 @@ def test_cursor_hidden() -> None:
 
 
 def test_colors_indexed_and_rgb() -> None:
-    s = feed(Screen(40, 2), "\x1b[31mred\x1b[0m \x1b[38;5;208;48;5;17mx\x1b[0m"
-                            "\x1b[38;2;1;2;3;48;2;250;251;252my\x1b[0m")
+    s = feed(
+        Screen(40, 2),
+        "\x1b[31mred\x1b[0m \x1b[38;5;208;48;5;17mx\x1b[0m\x1b[38;2;1;2;3;48;2;250;251;252my\x1b[0m",
+    )
     assert s.snapshot()["lines"][0] == [
         {"text": "red", "fg": {"indexed": 1}},
         {"text": " "},
@@ -49,10 +63,18 @@ def test_colors_indexed_and_rgb() -> None:
     ]
 
 
-@pytest.mark.parametrize(("sgr", "attr"), [
-    ("1", "bold"), ("2", "faint"), ("3", "italic"), ("4", "underline"), ("9", "strikethrough"),
-    ("5", "blink"), ("7", "inverse"),
-])
+@pytest.mark.parametrize(
+    ("sgr", "attr"),
+    [
+        ("1", "bold"),
+        ("2", "faint"),
+        ("3", "italic"),
+        ("4", "underline"),
+        ("9", "strikethrough"),
+        ("5", "blink"),
+        ("7", "inverse"),
+    ],
+)
 def test_each_attribute(sgr: str, attr: str) -> None:
     line = feed(Screen(10, 1), f"\x1b[{sgr}mA\x1b[0mB").snapshot()["lines"][0]
     assert line == [{"text": "A", attr: True}, {"text": "B"}]
@@ -60,8 +82,10 @@ def test_each_attribute(sgr: str, attr: str) -> None:
 
 def test_false_and_default_attributes_omitted_and_visible_blanks_kept() -> None:
     line = feed(Screen(10, 1), "\x1b[1;4;32mok\x1b[0m\x1b[44m  \x1b[0m").snapshot()["lines"][0]
-    assert line == [{"text": "ok", "fg": {"indexed": 2}, "bold": True, "underline": True},
-                    {"text": "  ", "bg": {"indexed": 4}}]
+    assert line == [
+        {"text": "ok", "fg": {"indexed": 2}, "bold": True, "underline": True},
+        {"text": "  ", "bg": {"indexed": 4}},
+    ]
 
 
 def test_alternate_screen_each_mode() -> None:

@@ -124,13 +124,20 @@ class BackendClient:
             body = dumps(json)
             headers = {"Content-Type": "application/json"}
         query = {k: _param(v) for k, v in params.items() if v is not None} if params else None
-        t = self._timeout if timeout is None else aiohttp.ClientTimeout(
-            total=timeout, connect=min(self.connect_timeout, timeout)
+        t = (
+            self._timeout
+            if timeout is None
+            else aiohttp.ClientTimeout(total=timeout, connect=min(self.connect_timeout, timeout))
         )
         what = f"{method} {path}"
         try:
             async with self._get_session().request(
-                method, self.address + path, params=query, data=body, headers=headers, timeout=t,
+                method,
+                self.address + path,
+                params=query,
+                data=body,
+                headers=headers,
+                timeout=t,
                 allow_redirects=False,
             ) as resp:
                 status = resp.status

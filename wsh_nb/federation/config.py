@@ -101,10 +101,10 @@ class FederationConfig:
         servers: list[tuple[str, str | None]] = []
         entries = data.get("servers", [])
         if not isinstance(entries, list):
-            raise bad("servers must be an array of tables: write [[servers]] with address = \"http://...\"")
+            raise bad('servers must be an array of tables: write [[servers]] with address = "http://..."')
         for i, item in enumerate(entries):
             if not isinstance(item, dict) or not isinstance(item.get("address"), str):
-                raise bad(f"[[servers]] entry {i + 1} needs address = \"http://host:port\"")
+                raise bad(f'[[servers]] entry {i + 1} needs address = "http://host:port"')
             token = item.get("token")
             if token is not None and not isinstance(token, str):
                 raise bad(f"[[servers]] entry {i + 1}: token must be a string")
@@ -196,4 +196,3 @@ class FederationConfig:
 
         self._edit(change)
         self.servers = [s for s in self.servers if not _same_address(s[0], address)]
-

@@ -167,12 +167,18 @@ class Monitor:
             problem = owner._identity_problem(entry, info)
             if problem is not None:
                 self._update(
-                    health=Health.REJECTED, hostname=None, server_id=info["server_id"], error=problem,
+                    health=Health.REJECTED,
+                    hostname=None,
+                    server_id=info["server_id"],
+                    error=problem,
                     latency_ms=None,
                 )
                 return False
             self._update(
-                health=Health.HEALTHY, hostname=info["hostname"], server_id=info["server_id"], error=None,
+                health=Health.HEALTHY,
+                hostname=info["hostname"],
+                server_id=info["server_id"],
+                error=None,
                 last_seen=time.monotonic(),
             )
             loop = asyncio.get_running_loop()

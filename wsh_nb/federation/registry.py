@@ -49,8 +49,7 @@ def normalize_address(address: object) -> str:
     if scheme not in _DEFAULT_PORTS:
         rest = raw.split("://", 1)[1]
         raise InvalidRequest(
-            f"backend address {raw!r} uses {scheme}://; only http:// and https:// work: "
-            f"write 'http://{rest}'"
+            f"backend address {raw!r} uses {scheme}://; only http:// and https:// work: write 'http://{rest}'"
         )
     try:
         parts = urlsplit(raw)
@@ -417,9 +416,7 @@ class Federation:
                 if got is not None:
                     added.append(got)
                 continue
-            token_changed = entry._token != token or (
-                token is None and self.default_token != old_default
-            )
+            token_changed = entry._token != token or (token is None and self.default_token != old_default)
             refused = False
             if self.ip_access is not None and self.ip_access != old_ip:
                 try:

@@ -134,8 +134,10 @@ def server_info(value: Any) -> dict[str, Any]:
         out["uptime_s"] = _number(obj, "uptime_s")
     caps = obj.get("capabilities")
     if caps is not None:
-        if not isinstance(caps, list) or len(caps) > 64 or not all(
-            isinstance(c, str) and 0 < len(c) <= 64 for c in caps
+        if (
+            not isinstance(caps, list)
+            or len(caps) > 64
+            or not all(isinstance(c, str) and 0 < len(c) <= 64 for c in caps)
         ):
             raise ProtocolError(f"'capabilities' is not a list of short strings: {_short(caps)}")
         out["capabilities"] = list(caps)

@@ -42,8 +42,22 @@ _KILL_GRACE_S = 0.5
 # Signals a parent may have ignored or given handlers; the child starts from the defaults.
 _RESET_SIGNALS = tuple(
     int(getattr(signal, name))
-    for name in ("SIGINT", "SIGQUIT", "SIGPIPE", "SIGXFSZ", "SIGHUP", "SIGTERM", "SIGTSTP", "SIGTTIN",
-                 "SIGTTOU", "SIGCHLD", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGWINCH")
+    for name in (
+        "SIGINT",
+        "SIGQUIT",
+        "SIGPIPE",
+        "SIGXFSZ",
+        "SIGHUP",
+        "SIGTERM",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGCHLD",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGALRM",
+        "SIGWINCH",
+    )
     if hasattr(signal, name)
 )
 
@@ -93,8 +107,11 @@ class PtyProcess:
         self._timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("running" if self.returncode is None else
-                                               f"exited {self.returncode}")
+        state = (
+            "closed"
+            if self._closed
+            else ("running" if self.returncode is None else f"exited {self.returncode}")
+        )
         return f"<PtyProcess pid={self.pid} {state}>"
 
     # -- spawn -------------------------------------------------------------------------------------
