@@ -199,7 +199,7 @@ class AsyncHub:
         partial = [e.label for e in fed.entries() if e.health.value != "healthy"]
         healthy = fed.healthy()
         results = await asyncio.gather(
-            *(asyncio.wait_for(e.client.list_sessions(tags), self.listing_timeout) for e in healthy),
+            *(e.client.list_sessions(tags, timeout=self.listing_timeout) for e in healthy),
             return_exceptions=True,
         )
         sessions = self._local_listing(tags)
