@@ -340,6 +340,34 @@ class Hub:
     async def ainfo(self) -> dict[str, Any]:
         return await self._arun(self._info)
 
+    # -- events ---------------------------------------------------------------------------------
+    def on_event(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every hub event; returns a function that unsubscribes.
+
+        Events are ``{"event", "params"}``: ``server_health`` (params: the server entry),
+        ``server_removed`` and the session lifecycle events.  The callback runs ON THE HUB THREAD, so it
+        must be quick and must not call back into this hub synchronously: hand the event to your own
+        thread or loop (widgets set a ``threading.Event``).
+        """
+        events = self._core.hub.events
+
+        async def add() -> Callable[[], None]:
+            return events.add_callback(callback)
+
+        remove = self._run(add)
+
+        def unsubscribe() -> None:
+            if self.closed:
+                return
+
+            async def drop() -> None:
+                remove()
+
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: the bus went with it
+                self._run(drop)
+
+        return unsubscribe
+
     # -- servers --------------------------------------------------------------------------------
     def add_server(self, address: str, *, token: str | None = None) -> dict[str, Any]:
         """Register a backend (``http://host:port``); returns ``{"address", "health": "connecting"}`` at once.

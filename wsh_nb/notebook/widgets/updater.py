@@ -179,32 +179,8 @@ class Actions:
 
 
 def subscribe(hub: Any, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
-    """Call ``callback(event)`` on the hub loop for every hub event; returns an unsubscribe function.
-
-    Uses ``hub.on_event`` when the facade has it; otherwise registers on the AsyncHub's ``EventBus``
-    through the hub's loop thread (the bus is only touched on its loop).
-    """
-    on_event = getattr(hub, "on_event", None)
-    if callable(on_event):
-        return on_event(callback)
-    events = hub._core.hub.events
-
-    async def add() -> Callable[[], None]:
-        return events.add_callback(callback)
-
-    remove = hub._run(add)
-
-    def unsubscribe() -> None:
-        if hub.closed:
-            return
-
-        async def drop() -> None:
-            remove()
-
-        with contextlib.suppress(RuntimeError):  # closed meanwhile: the bus is gone with it
-            hub._run(drop)
-
-    return unsubscribe
+    """Call ``callback(event)`` on the hub loop for every hub event; returns an unsubscribe function."""
+    return hub.on_event(callback)
 
 
 @contextlib.contextmanager
