@@ -84,3 +84,20 @@ def test_a_launched_backend_exits_when_its_launcher_is_killed(tmp_path):
     finally:
         launcher.kill()
         launcher.wait()
+
+
+def test_non_loopback_without_token_generates_one_printed_once(capsys, monkeypatch):
+    import argparse
+    import string
+
+    from wsh_nb.server.serve import resolve_token
+
+    monkeypatch.delenv("WSH_TOKEN", raising=False)
+    token = resolve_token(argparse.Namespace(token=None), "192.0.2.7")  # no socket is bound here
+    err = capsys.readouterr().err
+    assert len(token) == 32 and set(token) <= set(string.ascii_letters + string.digits)
+    assert err.count(token) == 1 and "192.0.2.7" in err
+    assert resolve_token(argparse.Namespace(token=None), "127.0.0.1") is None  # loopback: no token needed
+    monkeypatch.setenv("WSH_TOKEN", "from-the-environment-123")
+    assert resolve_token(argparse.Namespace(token=None), "192.0.2.7") == "from-the-environment-123"
+    assert capsys.readouterr().err == ""
