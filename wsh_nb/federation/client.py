@@ -1,7 +1,8 @@
 """BackendClient: plain HTTP to one backend, keep-alive pooled, errors translated once, here.
 
-One ``aiohttp.ClientSession`` per backend.  Every call sends ``Authorization: Bearer <token>`` where the
-token is the backend's own or the config's ``default_token`` — never the hub's own token (WIRE.md §4).
+One keep-alive ``Transport`` per backend (``transport.py``).  Every call sends
+``Authorization: Bearer <token>`` where the token is the backend's own or the config's ``default_token`` —
+never the hub's own token (WIRE.md §4).
 
 Error mapping, in one place:
   * an error status with a wsh error body → the same class from ``wsh_nb.errors`` with ``.server`` set;
@@ -12,18 +13,24 @@ Error mapping, in one place:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
-from ..errors import BadGateway, ServerUnavailable, WshError, error_from_json
+from ..errors import BadGateway, ServerUnavailable, error_from_json
 from ..wire import dumps, loads
 from . import sanitize
 from .sanitize import ProtocolError
+from .transport import (
+    BadResponse,
+    BodyTooLarge,
+    ConnectFailed,
+    RequestTimeout,
+    Transport,
+    TransportError,
+)
 
 MAX_BODY = 16 << 20
 IDLE_MARGIN = 5.0  # seconds on top of max_wait_ms for idle waits
@@ -53,8 +60,7 @@ class BackendClient:
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.on_protocol_error = on_protocol_error
-        self._session: aiohttp.ClientSession | None = None
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout, connect=connect_timeout)
+        self._transport: Transport | None = None
 
     def __repr__(self) -> str:
         return f"<BackendClient {self.label}>"
@@ -67,45 +73,26 @@ class BackendClient:
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30, enable_cleanup_closed=True),
+    def _get_transport(self) -> Transport:
+        if self._transport is None or self._transport.closed:
+            self._transport = Transport(
+                self.address,
                 headers=self.auth_headers,
-                timeout=self._timeout,
-                trust_env=False,  # no proxies from the environment
-                auto_decompress=True,
-                json_serialize=lambda o: dumps(o).decode(),
+                connect_timeout=self.connect_timeout,
+                max_body=MAX_BODY,
             )
-        return self._session
+        return self._transport
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
 
     def _bad(self, problem: str) -> BadGateway:
         message = f"backend {self.label} {problem}"
         if self.on_protocol_error is not None:
             self.on_protocol_error(message)
         return BadGateway(message, server=self.label)
-
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
-        length = resp.content_length
-        if length is not None and length > MAX_BODY:
-            resp.close()
-            raise self._bad(f"sent a {length}-byte body (limit {MAX_BODY})")
-        if length is not None:  # the common case: one read of a known, bounded size
-            return await resp.read()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > MAX_BODY:
-                resp.close()  # stop reading: drop the connection
-                raise self._bad(f"sent a body over {MAX_BODY} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     async def call(
         self,
@@ -118,45 +105,31 @@ class BackendClient:
         timeout: float | None = None,
     ) -> object:
         """One request; decoded JSON, or None for 204 (see the module docstring for errors)."""
-        headers = None
+        content_type = None
         body: bytes | None = data
         if json is not None:
             body = dumps(json)
-            headers = {"Content-Type": "application/json"}
+            content_type = "application/json"
         query = {k: _param(v) for k, v in params.items() if v is not None} if params else None
-        t = (
-            self._timeout
-            if timeout is None
-            else aiohttp.ClientTimeout(total=timeout, connect=min(self.connect_timeout, timeout))
-        )
+        total = self.request_timeout if timeout is None else timeout
         what = f"{method} {path}"
         try:
-            async with self._get_session().request(
-                method,
-                self.address + path,
-                params=query,
-                data=body,
-                headers=headers,
-                timeout=t,
-                allow_redirects=False,
-            ) as resp:
-                status = resp.status
-                raw = await self._read(resp)
-        except WshError:
-            raise
-        except asyncio.TimeoutError:
+            status, raw = await self._get_transport().request(
+                method, path, query=query, body=body, content_type=content_type, timeout=total
+            )
+        except RequestTimeout:
             raise ServerUnavailable(
-                f"backend {self.label} did not answer {what} within {t.total} s", server=self.label
+                f"backend {self.label} did not answer {what} within {total:g} s", server=self.label
             ) from None
-        except aiohttp.ClientConnectorError as exc:
-            reason = exc.os_error.strerror if exc.os_error and exc.os_error.strerror else str(exc)
+        except ConnectFailed as exc:
             raise ServerUnavailable(
-                f"cannot connect to backend {self.label}: {reason}", server=self.label
+                f"cannot connect to backend {self.label}: {exc}", server=self.label
             ) from None
-        except (aiohttp.ClientError, OSError) as exc:
+        except (BodyTooLarge, BadResponse) as exc:
+            raise self._bad(str(exc)) from None
+        except TransportError as exc:
             raise ServerUnavailable(
-                f"backend {self.label} failed during {what}: {type(exc).__name__}: {exc}",
-                server=self.label,
+                f"backend {self.label} failed during {what}: {exc}", server=self.label
             ) from None
         if status == 204:
             return None
