@@ -6,10 +6,9 @@ sanitizer (validating what backends send) apply exactly the same rules.  JSON go
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
-
-import re
 
 import orjson
 

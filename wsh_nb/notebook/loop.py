@@ -18,8 +18,8 @@ loop; other threads (the kernel's main thread, widget callbacks, user threads) r
   executor, closes the loop and joins the thread.  ``atexit`` closes a loop thread that is still open.
 
 Why a plain thread + ``asyncio`` loop rather than ``anyio.from_thread.start_blocking_portal``: the hub is
-asyncio-only (aiohttp, websockets, ``add_reader`` PTYs), so the portal's backend neutrality buys nothing,
-while a bare ``run_coroutine_threadsafe`` round trip is ~25 % cheaper than ``portal.start_task_soon``
+asyncio-only (its HTTP transport, websockets, ``add_reader`` PTYs), so the portal's backend neutrality buys
+nothing, while a bare ``run_coroutine_threadsafe`` round trip is ~25 % cheaper than ``portal.start_task_soon``
 (≈115 vs ≈150 µs measured here, on the hot path of every facade call) and the shutdown order above —
 finalizers, then cancel everything, then executor, then join — is explicit in ~40 lines instead of being
 spread over the portal's task group.  Nothing here prints; there is no ``nest_asyncio`` and no
