@@ -347,19 +347,26 @@ class AsyncHub:
         last_generation: int | None = None,
         fresh: bool = False,
         format: str = "styled",
+        server: str | None = None,
     ) -> dict[str, Any]:
         """Cluster-wide race: ``{"session", "server", "screen", "scrollback_lines", "generation"}``.
 
         Candidates are every local session (or those with any of ``tags``) and every healthy backend's
-        own ``GET /idle``; the first to settle wins and the rest are cancelled.  ``last_generation``
-        applies to ``last_session`` on ``last_server`` (omitted: our own server) only.
+        own sessions (its ``GET /idle?server=<its hostname>``); the first to settle wins and the rest are
+        cancelled.  ``last_generation`` applies to ``last_session`` on ``last_server`` (omitted: our own
+        server) only.  ``server`` (ours) limits the race to that one server.
         """
         format = check_format(format)
         timeout_ms, max_wait_ms = cap_wait(timeout_ms), cap_wait(max_wait_ms, 30000)
         last_is_local = last_server in (None, "", self.hostname)
         racers: list[Callable[[], Awaitable[dict[str, Any]]]] = []
+        if server and self._route(server) is not None:
+            local_sessions, remotes = [], [self._fed.find(server)]
+        else:
+            local_sessions = self.sessions.list(tags)
+            remotes = [] if server else self._fed.healthy()
 
-        for session in self.sessions.list(tags):
+        for session in local_sessions:
             gen = last_generation if last_is_local and session.name == last_session else None
 
             async def local(session=session, gen=gen) -> dict[str, Any]:
@@ -380,8 +387,9 @@ class AsyncHub:
 
             racers.append(local)
 
-        for entry in self._fed.healthy():
+        for entry in remotes:
             params = _idle_params(timeout_ms, max_wait_ms, None, fresh, format)
+            params["server"] = entry.hostname  # its own sessions only, even if it is a hub itself
             if tags:
                 params["tag"] = ",".join(tags)
             if last_session and not last_is_local and last_server == entry.hostname:

@@ -163,7 +163,11 @@ class BackendClient:
     async def list_sessions(
         self, tags: list[str] | None = None, *, timeout: float | None = None
     ) -> list[dict[str, Any]]:
-        params = {"tag": ",".join(tags)} if tags else None
+        # Ask for the backend's *own* sessions (its hostname means local, by the wire rule): a backend
+        # that is a hub itself would otherwise hand us its backends' sessions under its own name.
+        params: dict[str, Any] = {"server": self.hostname} if self.hostname else {}
+        if tags:
+            params["tag"] = ",".join(tags)
         raw = await self.call("GET", "/sessions", params=params, timeout=timeout)
         return self._check(sanitize.listing, raw, "session listing", server=self.label)
 

@@ -170,6 +170,7 @@ async def server_idle(request: Request) -> JSON:
         last_generation=int_query(request, "last_generation"),
         fresh=bool_query(request, "fresh"),
         format=_fmt(request),
+        server=server_query(request),
     )
     return JSON(result)
 
