@@ -19,6 +19,8 @@ BODY_LIMIT = 1 << 20
 SCROLLBACK_LIMIT_CAP = 10_000
 DEFAULT_ROWS, DEFAULT_COLS = 24, 80
 FORMATS = ("styled", "plain")
+# Boolean attributes of a styled span, in wire order; a span carries only those that are on.
+SPAN_FLAGS = ("bold", "faint", "italic", "underline", "strikethrough", "blink", "inverse")
 
 # CPython's \w is exactly ``str.isalnum() or "_"``, so this is the wire rule, checked in C (2.5x faster than a
 # per-character loop; every name in every backend listing passes through here).

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..wire import is_valid_hostname, is_valid_name
+from ..wire import SPAN_FLAGS, is_valid_hostname, is_valid_name
 
 MAX_LISTING = 1000
 MAX_LINES = 10_000  # a screen has ≤ 1000 rows; a scrollback page ≤ 10000 lines
 MAX_SPANS = 4096  # spans per styled line
 MAX_TEXT = 1 << 20  # characters per line / command
 
-_SPAN_FLAGS = ("bold", "faint", "italic", "underline", "strikethrough", "blink", "inverse")
 
 
 class ProtocolError(ValueError):
@@ -172,7 +171,7 @@ def _span(value: Any) -> dict[str, Any]:
     for key in ("fg", "bg"):
         if obj.get(key) is not None:
             out[key] = _color(obj[key])
-    for key in _SPAN_FLAGS:
+    for key in SPAN_FLAGS:
         if _bool(obj, key):
             out[key] = True
     return out

@@ -28,6 +28,8 @@ from typing import Any
 
 import avt
 
+from wsh_nb.wire import SPAN_FLAGS
+
 _FEED_CHUNK = 65536
 _SCROLLBACK_PAGE_CAP = 10000
 _ALT_MODES = frozenset(("1049", "1047", "47"))
@@ -60,20 +62,9 @@ def _span(text: str, pen: Any) -> dict[str, Any]:
     bg = pen.background
     if bg is not None:
         span["bg"] = _color(bg)
-    if pen.bold:
-        span["bold"] = True
-    if pen.faint:
-        span["faint"] = True
-    if pen.italic:
-        span["italic"] = True
-    if pen.underline:
-        span["underline"] = True
-    if pen.strikethrough:
-        span["strikethrough"] = True
-    if pen.blink:
-        span["blink"] = True
-    if pen.inverse:
-        span["inverse"] = True
+    for flag in SPAN_FLAGS:  # pyavt's Pen names its attributes as the wire does
+        if getattr(pen, flag):
+            span[flag] = True
     return span
 
 
