@@ -205,7 +205,7 @@ class AsyncHub:
         sessions = self._local_listing(tags)
         for entry, result in zip(healthy, results, strict=True):
             if isinstance(result, BaseException):
-                if not isinstance(result, (WshError, asyncio.TimeoutError)):
+                if not isinstance(result, WshError):  # the client maps timeouts to ServerUnavailable
                     raise result
                 partial.append(entry.label)
             else:
