@@ -7,15 +7,14 @@ SIGKILLed → unavailable ≤ 0.5 s, SIGSTOPped → ≤ 3 s, restarted on the sa
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-import uuid
 
 import httpx
 import pytest
 
 from wsh_nb.errors import IdleTimeout, SessionNotFound
-from wsh_nb.events import EventBus
-from wsh_nb.federation import Federation, Health, HealthSettings
+from wsh_nb.federation import Health, HealthSettings
 
 from .test_federation import until
 
@@ -23,21 +22,9 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def real_federation(anyio_backend):
-    made: list[Federation] = []
-
-    def make(**kw) -> Federation:
-        kw.setdefault("own_hostname", "hub")
-        kw.setdefault("own_server_id", str(uuid.uuid4()))
-        kw.setdefault("events", EventBus())
-        kw.setdefault("settings", HealthSettings())  # the defaults must meet the targets
-        fed = Federation(**kw)
-        made.append(fed)
-        return fed
-
-    yield make
-    for fed in made:
-        await fed.aclose()
+def real_federation(federation):
+    """The ``federation`` factory with the shipped defaults: those must meet the targets."""
+    return functools.partial(federation, settings=HealthSettings())
 
 
 async def test_new_backend_healthy_with_hostname_within_1s(spawn_server, real_federation):
